@@ -43,9 +43,20 @@ def run_site(tmp_path: Path, extra: dict[str, object]) -> subprocess.CompletedPr
     extra_file.write_text(json.dumps({**CLOSED_PORT, **extra}))
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
     return subprocess.run(
-        [PLAYBOOK or "ansible-playbook", "site.yml", "-i", "inventories/staging",
-         "-e", f"@{extra_file}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            PLAYBOOK or "ansible-playbook",
+            "site.yml",
+            "-i",
+            "inventories/staging",
+            "-e",
+            f"@{extra_file}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -71,8 +82,11 @@ def test_placeholders_and_missing_secrets_are_all_named(tmp_path: Path) -> None:
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "UNREACHABLE" not in out
-    for name in ("WEBHOOK_SECRET", "KC_BOOTSTRAP_ADMIN_PASSWORD",
-                 "KEYCLOAK_HEPHAESTUS_CONFIDENTIAL_CLIENT_SECRET"):
+    for name in (
+        "WEBHOOK_SECRET",
+        "KC_BOOTSTRAP_ADMIN_PASSWORD",
+        "KEYCLOAK_HEPHAESTUS_CONFIDENTIAL_CLIENT_SECRET",
+    ):
         assert name in out
 
 
