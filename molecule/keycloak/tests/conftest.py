@@ -108,8 +108,12 @@ class Keycloak:
         if not self._token:
             response = requests.post(
                 f"{self.base}/realms/master/protocol/openid-connect/token",
-                data={"grant_type": "password", "client_id": "admin-cli",
-                      "username": self.admin_user, "password": self.admin_password},
+                data={
+                    "grant_type": "password",
+                    "client_id": "admin-cli",
+                    "username": self.admin_user,
+                    "password": self.admin_password,
+                },
                 timeout=TIMEOUT,
             )
             response.raise_for_status()
@@ -119,8 +123,13 @@ class Keycloak:
     def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Call the admin API of the hephaestus realm; path starts with '/' or is empty."""
         headers = {"Authorization": f"Bearer {self.admin_token()}"}
-        response = requests.request(method, f"{self.base}/admin/realms/{REALM}{path}",
-                                    headers=headers, timeout=TIMEOUT, **kwargs)
+        response = requests.request(
+            method,
+            f"{self.base}/admin/realms/{REALM}{path}",
+            headers=headers,
+            timeout=TIMEOUT,
+            **kwargs,
+        )
         response.raise_for_status()
         return response
 
@@ -135,7 +144,9 @@ class Keycloak:
     def provider(self, alias: str) -> dict[str, Any] | None:
         response = requests.get(
             f"{self.base}/admin/realms/{REALM}/identity-provider/instances/{alias}",
-            headers={"Authorization": f"Bearer {self.admin_token()}"}, timeout=TIMEOUT)
+            headers={"Authorization": f"Bearer {self.admin_token()}"},
+            timeout=TIMEOUT,
+        )
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -149,9 +160,13 @@ class Keycloak:
         # In the form body: HTTP Basic would need the secret form-encoded first ("+").
         return requests.post(
             f"{self.base}/realms/{REALM}/protocol/openid-connect/token",
-            data={"grant_type": "client_credentials", "client_id": client_id,
-                  "client_secret": secret},
-            timeout=TIMEOUT)
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+            },
+            timeout=TIMEOUT,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -178,11 +193,17 @@ class Browser:
 
     def get(self, url: str, **params: str) -> requests.Response:
         if url.startswith(self.keycloak.public_base):
-            url = self.keycloak.base + url[len(self.keycloak.public_base):]
+            url = self.keycloak.base + url[len(self.keycloak.public_base) :]
         response = requests.get(
-            url, params=params or None, cookies=self.cookies, allow_redirects=False,
-            headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": self.hostname,
-                     "X-Forwarded-Port": "443"},
+            url,
+            params=params or None,
+            cookies=self.cookies,
+            allow_redirects=False,
+            headers={
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-Host": self.hostname,
+                "X-Forwarded-Port": "443",
+            },
             timeout=TIMEOUT,
         )
         self.cookies.update(response.cookies.get_dict())
@@ -198,15 +219,19 @@ class LoginResult:
 
 
 @pytest.fixture(scope="session")
-def github(keycloak: Keycloak, network: dict[str, str],
-           values: dict[str, Any]) -> Iterator[GitHubStub]:
+def github(
+    keycloak: Keycloak, network: dict[str, str], values: dict[str, Any]
+) -> Iterator[GitHubStub]:
     """A GitHub stand-in that Keycloak's github provider talks to for this session.
 
     The provider's baseUrl and apiUrl are pointed at it (the role leaves config keys it does
     not manage alone, so later converges keep them); the client secret stays as Keycloak has it.
     """
-    stub = GitHubStub(network["gateway"], values["hephaestus_keycloak_github_client_id"],
-                      values["hephaestus_keycloak_github_client_secret"])
+    stub = GitHubStub(
+        network["gateway"],
+        values["hephaestus_keycloak_github_client_id"],
+        values["hephaestus_keycloak_github_client_secret"],
+    )
     provider = keycloak.provider("github")
     assert provider is not None
     provider["config"].update(baseUrl=stub.url, apiUrl=stub.url)
@@ -223,13 +248,25 @@ def login(keycloak: Keycloak, github: GitHubStub, values: dict[str, Any]):
 
     def run(github_login: str, github_id: int) -> LoginResult:
         code = f"code-{github_id}"
-        github.add_user(code, {"id": github_id, "login": github_login, "name": None,
-                               "email": f"{github_login.lower()}@users.example.test"})
+        github.add_user(
+            code,
+            {
+                "id": github_id,
+                "login": github_login,
+                "name": None,
+                "email": f"{github_login.lower()}@users.example.test",
+            },
+        )
         browser = Browser(keycloak, hostname)
         first = response = browser.get(
             f"{keycloak.public_base}/realms/{REALM}/protocol/openid-connect/auth",
-            client_id="hephaestus", redirect_uri=redirect_uri, response_type="code",
-            scope="openid", state="molecule", nonce="molecule")
+            client_id="hephaestus",
+            redirect_uri=redirect_uri,
+            response_type="code",
+            scope="openid",
+            state="molecule",
+            nonce="molecule",
+        )
         # Keycloak's own redirects until the browser is sent to GitHub.
         for _ in range(5):
             location = response.headers.get("Location", "")
@@ -239,7 +276,8 @@ def login(keycloak: Keycloak, github: GitHubStub, values: dict[str, Any]):
         authorize = response.headers.get("Location", "")
         assert authorize.startswith(github.url + "/login/oauth/authorize"), (
             f"the browser flow did not go straight to GitHub: {first.status_code} "
-            f"{first.headers.get('Location')} / {response.status_code} {authorize}")
+            f"{first.headers.get('Location')} / {response.status_code} {authorize}"
+        )
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(authorize).query))
         # GitHub sends the user back to the broker endpoint with a code.
         response = browser.get(query["redirect_uri"], code=code, state=query["state"])
@@ -254,10 +292,15 @@ def login(keycloak: Keycloak, github: GitHubStub, values: dict[str, Any]):
         app_code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))["code"]
         tokens = requests.post(
             f"{keycloak.base}/realms/{REALM}/protocol/openid-connect/token",
-            data={"grant_type": "authorization_code", "client_id": "hephaestus",
-                  "code": app_code, "redirect_uri": redirect_uri},
+            data={
+                "grant_type": "authorization_code",
+                "client_id": "hephaestus",
+                "code": app_code,
+                "redirect_uri": redirect_uri,
+            },
             headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": hostname},
-            timeout=TIMEOUT)
+            timeout=TIMEOUT,
+        )
         tokens.raise_for_status()
         return LoginResult(first, authorize, decode_jwt(tokens.json()["access_token"]), response)
 

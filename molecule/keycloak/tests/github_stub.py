@@ -65,8 +65,14 @@ class GitHubStub:
                 if form.get("client_id") != stub.client_id or form.get("code") not in stub.profiles:
                     self._send(401, {"error": "bad_verification_code"})
                     return
-                self._send(200, {"access_token": "token-" + form["code"], "token_type": "bearer",
-                                 "scope": "user:email"})
+                self._send(
+                    200,
+                    {
+                        "access_token": "token-" + form["code"],
+                        "token_type": "bearer",
+                        "scope": "user:email",
+                    },
+                )
 
             def do_GET(self) -> None:
                 auth = self.headers.get("Authorization", "")

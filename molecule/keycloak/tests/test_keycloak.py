@@ -14,8 +14,13 @@ import pytest
 from conftest import EPHEMERAL, Keycloak, all_phase_secrets, initial_values
 
 SERVICE_ACCOUNT_ROLES = {"view-users", "query-users", "manage-users", "view-identity-providers"}
-PASSWORD_FORMS = {"auth-username-password-form", "auth-username-form", "auth-password-form",
-                  "auth-otp-form", "auth-conditional-otp-form"}
+PASSWORD_FORMS = {
+    "auth-username-password-form",
+    "auth-username-form",
+    "auth-password-form",
+    "auth-otp-form",
+    "auth-conditional-otp-form",
+}
 REALM_FILE = EPHEMERAL / "base" / "core" / "keycloak" / "import" / "hephaestus-realm.json"
 
 
@@ -33,8 +38,11 @@ def test_realm_file_is_readable_by_keycloak_and_holds_no_secret() -> None:
     assert stat.S_IMODE(REALM_FILE.parent.stat().st_mode) == 0o755
     leaked = [s for s in all_phase_secrets() if s in text]
     assert not leaked, "secrets in the realm file"
-    for placeholder in ("${KEYCLOAK_GITHUB_CLIENT_SECRET}",
-                        "${KEYCLOAK_HEPHAESTUS_CONFIDENTIAL_CLIENT_SECRET}", "${APP_HOSTNAME}"):
+    for placeholder in (
+        "${KEYCLOAK_GITHUB_CLIENT_SECRET}",
+        "${KEYCLOAK_HEPHAESTUS_CONFIDENTIAL_CLIENT_SECRET}",
+        "${APP_HOSTNAME}",
+    ):
         assert placeholder in text
 
 
@@ -123,16 +131,26 @@ def test_public_client(keycloak: Keycloak, values: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("name", "mapper", "config"),
     [
-        ("github_id", "oidc-usermodel-attribute-mapper",
-         {"user.attribute": "github_id", "claim.name": "github_id", "jsonType.label": "long"}),
-        ("gitlab_id", "oidc-usermodel-attribute-mapper",
-         {"user.attribute": "gitlab_id", "claim.name": "gitlab_id", "jsonType.label": "long"}),
-        ("identity_provider", "oidc-usersessionmodel-note-mapper",
-         {"user.session.note": "identity_provider", "claim.name": "identity_provider"}),
+        (
+            "github_id",
+            "oidc-usermodel-attribute-mapper",
+            {"user.attribute": "github_id", "claim.name": "github_id", "jsonType.label": "long"},
+        ),
+        (
+            "gitlab_id",
+            "oidc-usermodel-attribute-mapper",
+            {"user.attribute": "gitlab_id", "claim.name": "gitlab_id", "jsonType.label": "long"},
+        ),
+        (
+            "identity_provider",
+            "oidc-usersessionmodel-note-mapper",
+            {"user.session.note": "identity_provider", "claim.name": "identity_provider"},
+        ),
     ],
 )
-def test_public_client_token_claims(keycloak: Keycloak, name: str, mapper: str,
-                                    config: dict[str, str]) -> None:
+def test_public_client_token_claims(
+    keycloak: Keycloak, name: str, mapper: str, config: dict[str, str]
+) -> None:
     mappers = {m["name"]: m for m in keycloak.client("hephaestus")["protocolMappers"]}
     assert mappers[name]["protocolMapper"] == mapper
     assert config.items() <= mappers[name]["config"].items()
@@ -147,8 +165,9 @@ def test_confidential_client(keycloak: Keycloak) -> None:
     assert client["clientAuthenticatorType"] == "client-secret"
 
 
-def test_confidential_secret_works_and_others_fail(keycloak: Keycloak,
-                                                   values: dict[str, Any]) -> None:
+def test_confidential_secret_works_and_others_fail(
+    keycloak: Keycloak, values: dict[str, Any]
+) -> None:
     secret = values["hephaestus_keycloak_hephaestus_confidential_client_secret"]
     granted = keycloak.client_credentials("hephaestus-confidential", secret)
     assert granted.status_code == 200, granted.text
@@ -195,7 +214,8 @@ def test_github_mappers(keycloak: Keycloak, values: dict[str, Any]) -> None:
     assert admin["config"]["are.claim.values.regex"] == "true"
     login = values["hephaestus_keycloak_github_admin_username"]
     assert json.loads(admin["config"]["claims"]) == [
-        {"key": "login", "value": "(?i)\\Q" + login + "\\E"}]
+        {"key": "login", "value": "(?i)\\Q" + login + "\\E"}
+    ]
 
 
 @only_in("initial")
@@ -204,8 +224,9 @@ def test_gitlab_provider_absent_until_enabled(keycloak: Keycloak) -> None:
 
 
 @only_in("rotated")
-def test_gitlab_provider_added_to_the_imported_realm(keycloak: Keycloak,
-                                                     values: dict[str, Any]) -> None:
+def test_gitlab_provider_added_to_the_imported_realm(
+    keycloak: Keycloak, values: dict[str, Any]
+) -> None:
     provider = keycloak.provider("gitlab-lrz")
     base = values["hephaestus_keycloak_gitlab_base_url"]
     assert provider is not None
@@ -230,8 +251,11 @@ def test_gitlab_provider_added_to_the_imported_realm(keycloak: Keycloak,
     admin = mappers["admin role"]["config"]
     assert admin["role"] == "admin"
     assert json.loads(admin["claims"]) == [
-        {"key": "preferred_username",
-         "value": "(?i)\\Q" + values["hephaestus_keycloak_gitlab_admin_username"] + "\\E"}]
+        {
+            "key": "preferred_username",
+            "value": "(?i)\\Q" + values["hephaestus_keycloak_gitlab_admin_username"] + "\\E",
+        }
+    ]
 
 
 @only_in("gitlab_off")
@@ -259,7 +283,8 @@ def test_gitlab_provider_disabled_when_switched_off(keycloak: Keycloak) -> None:
     ids=["other-case", "suffix", "prefix", "part", "other"],
 )
 def test_github_login_grants_admin_only_to_the_configured_login(
-        login, github_login: str, github_id: int, admin: bool) -> None:
+    login, github_login: str, github_id: int, admin: bool
+) -> None:
     result = login(github_login, github_id)
     assert result.claims is not None, result.final_response.text[:500]
     assert result.claims["preferred_username"] == github_login.lower()

@@ -52,9 +52,7 @@ def test_docker_engine_came_from_the_role(host: Any) -> None:
 
 @pytest.mark.parametrize("service", ["postgres", "keycloak", "nats"])
 def test_component_is_healthy(host: Any, service: str) -> None:
-    status = host.check_output(
-        "docker inspect -f '{{.State.Health.Status}}' testbed-%s-1", service
-    )
+    status = host.check_output("docker inspect -f '{{.State.Health.Status}}' testbed-%s-1", service)
     assert status == "healthy"
 
 
@@ -74,14 +72,22 @@ def test_keycloak_is_ready_and_grants_an_admin_token(host: Any) -> None:
     token = http(
         host,
         f"http://{address}:8080/keycloak/realms/master/protocol/openid-connect/token",
-        {"grant_type": "password", "client_id": "admin-cli",
-         "username": "testbed-admin", "password": "testbed-admin-password"},
+        {
+            "grant_type": "password",
+            "client_id": "admin-cli",
+            "username": "testbed-admin",
+            "password": "testbed-admin-password",
+        },
     )
     refused = http(
         host,
         f"http://{address}:8080/keycloak/realms/master/protocol/openid-connect/token",
-        {"grant_type": "password", "client_id": "admin-cli",
-         "username": "testbed-admin", "password": "not-the-password"},
+        {
+            "grant_type": "password",
+            "client_id": "admin-cli",
+            "username": "testbed-admin",
+            "password": "not-the-password",
+        },
     )
 
     assert ready["status"] == 200
