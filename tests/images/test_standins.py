@@ -296,7 +296,7 @@ class Bed:
 
 
 def received(process: subprocess.Popen[str]) -> list[dict[str, str]]:
-    stdout, _ = process.communicate(timeout=60)
+    stdout, _stderr = process.communicate(timeout=60)
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 

@@ -268,7 +268,7 @@ def login(keycloak: Keycloak, github: GitHubStub, values: dict[str, Any]):
             nonce="molecule",
         )
         # Keycloak's own redirects until the browser is sent to GitHub.
-        for _ in range(5):
+        for _attempt in range(5):
             location = response.headers.get("Location", "")
             if response.status_code not in (302, 303) or location.startswith(github.url):
                 break
@@ -281,7 +281,7 @@ def login(keycloak: Keycloak, github: GitHubStub, values: dict[str, Any]):
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(authorize).query))
         # GitHub sends the user back to the broker endpoint with a code.
         response = browser.get(query["redirect_uri"], code=code, state=query["state"])
-        for _ in range(10):
+        for _attempt in range(10):
             location = response.headers.get("Location", "")
             if response.status_code not in (302, 303) or location.startswith(redirect_uri):
                 break
