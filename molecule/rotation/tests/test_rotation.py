@@ -234,33 +234,31 @@ def test_database_accepts_the_new_password_and_refuses_the_old(host, name):
     assert refused.rc != 0 and "password authentication failed" in refused.stderr
 
 
-def test_confidential_client_secret(host):
-    def grant(secret):
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": "hephaestus-confidential",
-            "client_secret": secret,
-        }
-        return token_status(host, "hephaestus", form)
-
-    name = "KEYCLOAK_HEPHAESTUS_CONFIDENTIAL_CLIENT_SECRET"
-    assert grant(stored(host, name)) == 200
-    assert grant(previous(host, name)) == 401
-
-
-def test_bootstrap_admin_password(host):
-    def login(password):
-        form = {
+# Token requests that log in with a Keycloak-held secret: realm, form without the secret,
+# and the form field that carries it.
+KEYCLOAK_LOGINS = {
+    "KEYCLOAK_HEPHAESTUS_CONFIDENTIAL_CLIENT_SECRET": (
+        "hephaestus",
+        {"grant_type": "client_credentials", "client_id": "hephaestus-confidential"},
+        "client_secret",
+    ),
+    "KC_BOOTSTRAP_ADMIN_PASSWORD": (
+        "master",
+        {
             "grant_type": "password",
             "client_id": "admin-cli",
             "username": INVENTORY["hephaestus_kc_bootstrap_admin_username"],
-            "password": password,
-        }
-        return token_status(host, "master", form)
+        },
+        "password",
+    ),
+}
 
-    name = "KC_BOOTSTRAP_ADMIN_PASSWORD"
-    assert login(stored(host, name)) == 200
-    assert login(previous(host, name)) == 401
+
+@pytest.mark.parametrize("name", list(KEYCLOAK_LOGINS))
+def test_keycloak_accepts_the_new_secret_and_refuses_the_old(host, name):
+    realm, form, field = KEYCLOAK_LOGINS[name]
+    assert token_status(host, realm, {**form, field: stored(host, name)}) == 200
+    assert token_status(host, realm, {**form, field: previous(host, name)}) == 401
 
 
 def test_webhook_secret(host):
